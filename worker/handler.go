@@ -138,7 +138,7 @@ func (h *handler) plan(ctx context.Context, evt *stripe.Event) ([]ledger.Entry, 
 		if err := json.Unmarshal(evt.Data.Raw, &d); err != nil {
 			return nil, permanent("decode dispute: %v", err)
 		}
-		return h.planDispute(ctx, &d)
+		return h.planDispute(ctx, evt, &d)
 	case "payout.paid", "payout.failed":
 		var p stripe.Payout
 		if err := json.Unmarshal(evt.Data.Raw, &p); err != nil {
@@ -204,7 +204,14 @@ func (h *handler) planRefunds(ctx context.Context, evt *stripe.Event, ch *stripe
 		if !ok {
 			return nil, permanent("previous_attributes.amount_refunded is %T", prev)
 		}
-		return h.rules.Refund(c, int64(before), ch.AmountRefunded, ledger.Refund{Created: evt.Created})
+		entries, err := h.rules.Refund(c, int64(before), ch.AmountRefunded, ledger.Refund{Created: evt.Created})
+		if errors.Is(err, ledger.ErrNothingToBook) {
+			return nil, nil // a refund that rounds to nothing in the book currency
+		}
+		if err != nil {
+			return nil, permanent("refund of %s: %v", ch.ID, err)
+		}
+		return entries, nil
 	}
 	// No previous_attributes (an old payload, a backfill, or a charge event that is not
 	// the refund's own): the refunds, in creation order, say what each step was.
@@ -225,6 +232,10 @@ func (h *handler) planRefunds(ctx context.Context, evt *stripe.Event, ch *stripe
 			continue
 		}
 		es, err := h.rules.Refund(c, cumulative, cumulative+r.Amount, ledger.Refund{ID: r.ID, Created: r.Created})
+		if errors.Is(err, ledger.ErrNothingToBook) {
+			cumulative += r.Amount
+			continue
+		}
 		if err != nil {
 			return nil, permanent("refund %s of %s: %v", r.ID, ch.ID, err)
 		}
@@ -234,7 +245,7 @@ func (h *handler) planRefunds(ctx context.Context, evt *stripe.Event, ch *stripe
 	return entries, nil
 }
 
-func (h *handler) planDispute(ctx context.Context, d *stripe.Dispute) ([]ledger.Entry, error) {
+func (h *handler) planDispute(ctx context.Context, evt *stripe.Event, d *stripe.Dispute) ([]ledger.Entry, error) {
 	if d.Charge == nil || d.Charge.ID == "" {
 		return nil, permanent("dispute %s has no charge", d.ID)
 	}
@@ -246,12 +257,15 @@ func (h *handler) planDispute(ctx context.Context, d *stripe.Dispute) ([]ledger.
 		return nil, err
 	}
 	ld := ledger.Dispute{ID: d.ID, Charge: c, Status: string(d.Status), Amount: d.Amount, Currency: strings.ToLower(string(d.Currency))}
+	if d.Status == stripe.DisputeStatusLost {
+		ld.Closed = evt.Created // the lost dispute is booked on the day Stripe closed it
+	}
 	for _, bt := range d.BalanceTransactions {
 		ld.BalanceTransactions = append(ld.BalanceTransactions, balanceTransactionFacts(bt))
 	}
 	var entries []ledger.Entry
 	add := func(e ledger.Entry, err error) error {
-		if errors.Is(err, ledger.ErrNoFundsMoved) {
+		if errors.Is(err, ledger.ErrNoFundsMoved) || errors.Is(err, ledger.ErrNothingToBook) {
 			return nil
 		}
 		if err != nil {

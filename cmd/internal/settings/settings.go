@@ -265,9 +265,49 @@ func Rules(getenv Getenv) (ledger.Rules, error) {
 		return r, err
 	}
 	if err := r.Validate(); err != nil {
-		return r, fmt.Errorf("chart of accounts settings: %w", err)
+		return r, withVariableNames(err)
 	}
 	return r, nil
+}
+
+// withVariableNames rewrites ledger's field errors to name the environment variable
+// the user sets ("accounts.customers" → ACCOUNT_CUSTOMERS).
+func withVariableNames(err error) error {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		var fe *ledger.FieldError
+		if !errors.As(e, &fe) {
+			out = append(out, e)
+			continue
+		}
+		out = append(out, fmt.Errorf("%s=%q: %s: %w", VariableOf(fe.Field), fe.Value, fe.Problem, ledger.ErrBadRules))
+	}
+	return errors.Join(out...)
+}
+
+// VariableOf names the environment variable of a ledger.Rules field.
+func VariableOf(field string) string {
+	if i := strings.IndexByte(field, '['); i >= 0 {
+		field = field[:i]
+	}
+	switch {
+	case strings.HasPrefix(field, "accounts."):
+		return "ACCOUNT_" + strings.ToUpper(strings.TrimPrefix(field, "accounts."))
+	case strings.HasPrefix(field, "journals."):
+		return "JOURNAL_" + strings.ToUpper(strings.TrimPrefix(field, "journals."))
+	case field == "default_vat_rate":
+		return "VAT_DEFAULT_RATE"
+	case field == "lost_disputes":
+		return "LOST_DISPUTE_POLICY"
+	default:
+		return strings.ToUpper(field)
+	}
 }
 
 func pairs(s, name, example string) (map[string]string, error) {
