@@ -8,13 +8,13 @@ import "time"
 
 // Line is one line of an entry as Comptentra takes and returns it.
 type Line struct {
-	Compte     string `json:"compte"`
-	Libelle    string `json:"libelle,omitempty"`
-	TiersEmail string `json:"tiers_email,omitempty"`
-	TiersRef   string `json:"tiers_ref,omitempty"`
-	TiersNom   string `json:"tiers_nom,omitempty"`
-	DebitCents int64  `json:"debit_cents"`
-	CreditCents int64 `json:"credit_cents"`
+	Compte      string `json:"compte"`
+	Libelle     string `json:"libelle,omitempty"`
+	TiersEmail  string `json:"tiers_email,omitempty"`
+	TiersRef    string `json:"tiers_ref,omitempty"`
+	TiersNom    string `json:"tiers_nom,omitempty"`
+	DebitCents  int64  `json:"debit_cents"`
+	CreditCents int64  `json:"credit_cents"`
 
 	Devise             string `json:"devise,omitempty"`
 	MontantDeviseCents int64  `json:"montant_devise_cents,omitempty"`
