@@ -106,7 +106,10 @@ type queueCollector struct {
 	queue string
 }
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueSizeDesc; ch <- queueAgeDesc }
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueSizeDesc
+	ch <- queueAgeDesc
+}
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	info, err := c.insp.GetQueueInfo(c.queue)
@@ -121,4 +124,3 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, info.Latency.Seconds(), c.queue)
 }
-

@@ -53,8 +53,8 @@ type poster struct {
 	alwaysLookUp bool
 }
 
-func (p *poster) recordKey(key string) string { return p.prefix + "posted:" + key }
-func (p *poster) lockKey(key string) string   { return p.prefix + "lock:" + key }
+func (p *poster) recordKey(key string) string  { return p.prefix + "posted:" + key }
+func (p *poster) lockKey(key string) string    { return p.prefix + "lock:" + key }
 func (p *poster) attemptKey(key string) string { return p.prefix + "attempt:" + key }
 
 // KeyTag is how a business key appears in a Comptentra libellé, so that an entry can be

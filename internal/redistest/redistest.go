@@ -23,10 +23,10 @@ const EnvURL = "TEST_REDIS_URL"
 
 // Redis is one test's slice of a Redis server.
 type Redis struct {
-	URL    string        // redis://… URL of the server
-	Queue  string        // an asynq queue name no other test uses
-	Prefix string        // a key prefix no other test uses, ending in ":"
-	Client *redis.Client // a client on URL, closed at cleanup
+	URL    string               // redis://… URL of the server
+	Queue  string               // an asynq queue name no other test uses
+	Prefix string               // a key prefix no other test uses, ending in ":"
+	Client *redis.Client        // a client on URL, closed at cleanup
 	Mini   *miniredis.Miniredis // the embedded server, nil on a real Redis
 }
 
