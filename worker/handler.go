@@ -269,7 +269,7 @@ func (h *handler) planDispute(ctx context.Context, evt *stripe.Event, d *stripe.
 			return nil
 		}
 		if err != nil {
-			return permanent("dispute %s: %v", d.ID, err)
+			return permanent("%v", err) // ledger's error names the dispute
 		}
 		entries = append(entries, e)
 		return nil
