@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/settings"
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/stack"
 	"github.com/servolution/stripe-comptentra-sync/comptentra/comptentratest"
+	"github.com/servolution/stripe-comptentra-sync/dashboard"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
 )
 
@@ -118,9 +120,19 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	// The dashboard shares the worker's port, behind basic auth; no credentials, no dashboard.
+	workerHTTP := http.NewServeMux()
+	workerHTTP.Handle("/", w.HTTP)
+	dashboardLine := "off (set DASHBOARD_USER and DASHBOARD_PASSWORD to serve asynqmon under /monitoring/)"
+	if dash, err := dashboard.New(dashboard.Options{Redis: redisOpt, User: env("DASHBOARD_USER"), Password: env("DASHBOARD_PASSWORD"),
+		ReadOnly: env("DASHBOARD_READ_ONLY") == "true"}); err == nil {
+		workerHTTP.Handle(dashboard.RootPath+"/", dash)
+		workerHTTP.Handle(dashboard.RootPath, dash)
+		dashboardLine = "http://" + loopback(wLn.Addr()) + dashboard.RootPath + "/ (basic auth: DASHBOARD_USER)"
+	}
 	g.Go(func() error { return stack.Serve(gctx, inLn, in.Handler(), 10*time.Second, log) })
 	g.Go(func() error { return w.Run(gctx) })
-	g.Go(func() error { return stack.Serve(gctx, wLn, w.HTTP, 5*time.Second, log) })
+	g.Go(func() error { return stack.Serve(gctx, wLn, workerHTTP, 5*time.Second, log) })
 
 	webhookURL := "http://" + loopback(inLn.Addr()) + "/stripe-webhook"
 	secrets := env("STRIPE_WEBHOOK_SECRET")
@@ -132,6 +144,7 @@ stripe-comptentra-sync dev stack is running (Ctrl-C stops everything)
   sandbox URL      %s
   sandbox API key  %s
   worker           http://%s/healthz  /readyz  /metrics
+  dashboard        %s
   redis            %s
 
   send a test event:  STRIPE_WEBHOOK_SECRET=%s go run ./cmd/syncctl trigger charge.succeeded -url %s
@@ -139,7 +152,7 @@ stripe-comptentra-sync dev stack is running (Ctrl-C stops everything)
                        (then restart with STRIPE_WEBHOOK_SECRET=<the whsec_ stripe listen prints>,%s)
   see the entries:     curl -H 'X-API-Key: %s' '%s/ecritures?journal=VTE&limit=5'
 
-`, webhookURL, secrets, sandboxURL, sandbox.APIKey(), loopback(wLn.Addr()), settings.Redact(redisURL),
+`, webhookURL, secrets, sandboxURL, sandbox.APIKey(), loopback(wLn.Addr()), dashboardLine, settings.Redact(redisURL),
 		firstSecret(secrets), webhookURL, webhookURL, firstSecret(secrets), sandbox.APIKey(), sandboxURL)
 	if !durable {
 		banner := strings.Repeat("!", 78)

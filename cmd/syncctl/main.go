@@ -20,8 +20,12 @@ usage:
   syncctl trigger <event-type> [...]  sign and send a realistic Stripe event to ingest
   syncctl failed list                 events held for an operator (permanent failures)
   syncctl failed retry <event-id>|--all   send them through the pipeline again
+  syncctl backfill --since <when> [--until <when>] [--types a,b] [--clamp]
+                                      enqueue Stripe events of a window (≤ 30 days) missed by webhooks
   syncctl dashboard                   asynqmon under /monitoring/, behind basic auth
   syncctl probe <url>                 exit 0 when the URL answers 2xx (container health checks)
+  syncctl reconcile --from D --to D [--format text|json|csv] [--csv-out F]
+                                      compare Stripe's balance transactions with the books (exit 1 when they differ)
   syncctl help
 
 Every command reads its settings from the environment (see README.md);
@@ -66,10 +70,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runTrigger(ctx, args[1:], getenv, stdout)
 	case "failed":
 		return runFailed(ctx, args[1:], getenv, stdout)
+	case "backfill":
+		return runBackfill(ctx, args[1:], getenv, stdout)
 	case "dashboard":
 		return runDashboard(ctx, args[1:], getenv, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], stdout)
+	case "reconcile":
+		return runReconcile(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -113,7 +113,7 @@ func TestDevAndTrigger(t *testing.T) {
 	if !redistest.Real() && !strings.Contains(stdout.String(), "NOTHING IS DURABLE") {
 		t.Errorf("embedded Redis not announced loudly:\n%s", stdout)
 	}
-	for _, want := range []string{"stripe listen --forward-to " + banner["webhook URL"], "journal=VTE&limit=5"} {
+	for _, want := range []string{"stripe listen --forward-to " + banner["webhook URL"], "journal=VTE&limit=5", "dashboard        off"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, stdout)
 		}
@@ -214,5 +214,36 @@ func TestFailedListAndRetry(t *testing.T) {
 	out.Reset()
 	if err := run(ctx, []string{"failed", "retry", "evt_unknown"}, env, out, out); err == nil || !strings.Contains(out.String(), "no failure recorded") {
 		t.Errorf("unknown id: %v %s", err, out)
+	}
+}
+
+func TestDevServesTheDashboardOnlyWithCredentials(t *testing.T) {
+	env := map[string]string{"DASHBOARD_USER": "admin", "DASHBOARD_PASSWORD": "s3cret"}
+	if redistest.Real() {
+		r := redistest.New(t)
+		env["REDIS_URL"], env["WORKER_QUEUE"], env["INGEST_QUEUE"], env["REDIS_KEY_PREFIX"] = r.URL, r.Queue, r.Queue, r.Prefix
+	}
+	_, stdout := startDev(t, env)
+	m := regexp.MustCompile(`dashboard\s+(http://\S+/monitoring/)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no dashboard URL in the banner:\n%s", stdout)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("dashboard without credentials: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, m[1], nil)
+	req.SetBasicAuth("admin", "s3cret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("dashboard with credentials: %d, want 200", resp.StatusCode)
 	}
 }
