@@ -22,7 +22,7 @@ import (
 
 // harness is one worker test's world: its own Redis queue and keys, its own sandbox.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	r       *redistest.Redis
 	sandbox *comptentratest.Server
 	books   *comptentra.Client
@@ -32,7 +32,7 @@ type harness struct {
 	logs    *logBuffer
 }
 
-func newHarness(t *testing.T, sbOpts comptentratest.Options) *harness {
+func newHarness(t testing.TB, sbOpts comptentratest.Options) *harness {
 	t.Helper()
 	r := redistest.New(t)
 	sb := comptentratest.NewServer(t, sbOpts)
