@@ -12,6 +12,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/servolution/stripe-comptentra-sync/ledger"
+	"github.com/servolution/stripe-comptentra-sync/stripeapi"
 )
 
 // StripeAPI is the part of the Stripe API the worker reads what webhooks do not carry:
@@ -80,7 +81,7 @@ func (h *handler) chargeFacts(ctx context.Context, ch *stripe.Charge) (ledger.Ch
 			return c, fmt.Errorf("worker: read invoice %s of %s: %w", ch.Invoice.ID, ch.ID, err)
 		}
 		c.InvoiceNumber = inv.Number
-		if rate, ok := invoiceVAT(inv); ok {
+		if rate, ok := stripeapi.InvoiceVAT(inv); ok {
 			c.VATRate, c.VATSource = rate, "invoice"
 		}
 	}
@@ -158,27 +159,6 @@ func balanceTransactionFacts(bt *stripe.BalanceTransaction) ledger.BalanceTransa
 		out.ExchangeRate = strconv.FormatFloat(bt.ExchangeRate, 'f', -1, 64)
 	}
 	return out
-}
-
-// invoiceVAT is the single VAT rate of an invoice's tax amounts, in basis points.
-func invoiceVAT(inv *stripe.Invoice) (int, bool) {
-	rate, found := 0, false
-	for _, t := range inv.TotalTaxAmounts {
-		if t == nil || t.TaxRate == nil {
-			continue
-		}
-		// Percentages have at most 4 decimals in Stripe; formatting then parsing with
-		// ledger.ParseRate keeps the money arithmetic free of floats.
-		r, err := ledger.ParseRate(strconv.FormatFloat(t.TaxRate.Percentage, 'f', -1, 64))
-		if err != nil {
-			return 0, false
-		}
-		if found && r != rate {
-			return 0, false // several rates: fall back to metadata or the default
-		}
-		rate, found = r, true
-	}
-	return rate, found
 }
 
 // The charge record keeps the ledger facts of every charge seen, so that a dispute,

@@ -101,8 +101,10 @@ type Worker struct {
 	ComptentraKey string
 	StripeAPIKey  string
 	StripeAPIURL  string
-	ECBRatesURL   string
-	Config        worker.Config // without Stripe, ECB, Logger, Metrics: the program wires those
+	// StripeRateLimit is the most Stripe API requests per second this process sends.
+	StripeRateLimit float64
+	ECBRatesURL     string
+	Config          worker.Config // without Stripe, ECB, Logger, Metrics: the program wires those
 }
 
 // ReadWorker reads and validates the worker's settings.
@@ -125,6 +127,15 @@ func ReadWorker(getenv Getenv) (Worker, error) {
 	if w.StripeAPIURL != "" {
 		if u, err := url.Parse(w.StripeAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("STRIPE_API_URL=%q: want an absolute http(s) URL without /v1, such as https://api.stripe.com", Redact(w.StripeAPIURL)))
+		}
+	}
+	w.StripeRateLimit = 20
+	if v := getenv("STRIPE_API_RATE_LIMIT"); v != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f <= 0 || f > 1000 {
+			errs = append(errs, fmt.Errorf("STRIPE_API_RATE_LIMIT=%q: want requests per second, above 0 and at most 1000", v))
+		} else {
+			w.StripeRateLimit = f
 		}
 	}
 	if w.StripeAPIKey != "" && !strings.HasPrefix(w.StripeAPIKey, "sk_") && !strings.HasPrefix(w.StripeAPIKey, "rk_") {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/settings"
 	"github.com/servolution/stripe-comptentra-sync/comptentra"
@@ -48,10 +49,13 @@ func NewWorker(ctx context.Context, s settings.Worker, redisOpt asynq.RedisConnO
 	cfg.Logger = log
 	cfg.Metrics = metrics
 	if s.StripeAPIKey != "" {
+		// Stripe limits read requests per second (25 in test mode, 100 live): all the
+		// worker goroutines of this process share one token bucket below that.
+		limited := rateLimited{rate.NewLimiter(rate.Limit(s.StripeRateLimit), 1+int(s.StripeRateLimit)/5), metrics.StripeTransport(nil)}
 		sc, err := stripeapi.New(stripeapi.Config{
 			APIKey:     s.StripeAPIKey,
 			BaseURL:    s.StripeAPIURL,
-			HTTPClient: &http.Client{Transport: metrics.StripeTransport(nil), Timeout: 30 * time.Second},
+			HTTPClient: &http.Client{Transport: limited, Timeout: 30 * time.Second},
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("STRIPE_API_KEY / STRIPE_API_URL: %w", err)
@@ -100,6 +104,19 @@ func NewWorker(ctx context.Context, s settings.Worker, redisOpt asynq.RedisConnO
 	mux.Handle("GET /metrics", metrics.Handler())
 	closeFn := func() { insp.Close(); rdb.Close() }
 	return &Worker{Worker: w, HTTP: mux}, closeFn, nil
+}
+
+// rateLimited waits for a token before each request; the wait honours the request's context.
+type rateLimited struct {
+	limiter *rate.Limiter
+	next    http.RoundTripper
+}
+
+func (r rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := r.limiter.Wait(req.Context()); err != nil {
+		return nil, err
+	}
+	return r.next.RoundTrip(req)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {
