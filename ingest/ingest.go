@@ -74,6 +74,9 @@ type Config struct {
 	EnqueueTimeout time.Duration     // bound on the Redis enqueue, default 5s
 	ReadyTimeout   time.Duration     // bound on the readiness ping, default 2s
 	Logger         *slog.Logger      // default slog.Default()
+	// Metrics records the deliveries; when set, the Server also answers GET /metrics
+	// with its registry. nil: a private registry, not served.
+	Metrics *Metrics
 }
 
 // Server is the webhook receiver. Its Handler is safe for concurrent use.
@@ -141,6 +144,10 @@ func New(cfg Config, client *asynq.Client, ping func(context.Context) error) (*S
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	serveMetrics := cfg.Metrics != nil
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
 
 	s := &Server{
 		cfg:          cfg,
@@ -161,6 +168,9 @@ func New(cfg Config, client *asynq.Client, ping func(context.Context) error) (*S
 	e.HEAD(HealthPath, s.handleHealth)
 	e.GET(ReadyPath, s.handleReady)
 	e.HEAD(ReadyPath, s.handleReady)
+	if serveMetrics {
+		e.GET(MetricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
+	}
 	s.e = e
 	return s, nil
 }
@@ -195,12 +205,18 @@ type envelope struct {
 }
 
 func (s *Server) handleWebhook(c echo.Context) error {
+	// Every return below sets res; a panic records nothing (recoverMiddleware logs it).
+	var res webhookResult
+	received := time.Now()
+	defer func() { s.cfg.Metrics.webhook(res, time.Since(received)) }()
+
 	r := c.Request()
 	log := s.log.With("remote_ip", c.RealIP())
 
 	// Cap the body before reading it.
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		log.Warn("webhook rejected: body too large", "content_length", r.ContentLength, "max_bytes", s.cfg.MaxBodyBytes)
+		res = rejected(CodeBodyTooLarge)
 		return s.tooLarge(c)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response().Writer, r.Body, s.cfg.MaxBodyBytes))
@@ -208,33 +224,40 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			log.Warn("webhook rejected: body too large", "max_bytes", s.cfg.MaxBodyBytes)
+			res = rejected(CodeBodyTooLarge)
 			return s.tooLarge(c)
 		}
 		log.Warn("webhook rejected: body unreadable", "err", err)
+		res = rejected(CodeBodyUnreadable)
 		return writeError(c, http.StatusBadRequest, CodeBodyUnreadable, "the request body could not be read")
 	}
 
 	if code, msg := s.verify(body, r.Header.Get(SignatureHeader)); code != "" {
 		// Neither the header nor the body is logged: only the outcome.
 		log.Warn("webhook rejected: bad signature", "code", code, "body_bytes", len(body))
+		res = rejected(code)
 		return writeError(c, http.StatusBadRequest, code, msg)
 	}
 
 	var ev envelope
 	if err := json.Unmarshal(body, &ev); err != nil {
 		log.Warn("webhook rejected: signed body is not valid event JSON", "err", err, "body_bytes", len(body))
+		res = rejected(CodeEventInvalid)
 		return writeError(c, http.StatusBadRequest, CodeEventInvalid, "the body is not a valid JSON event")
 	}
 	log = log.With("event_id", ev.ID, "event_type", ev.Type)
 	switch {
 	case strings.TrimSpace(ev.ID) == "":
 		log.Warn("webhook rejected: event without id")
+		res = rejected(CodeEventInvalid)
 		return writeError(c, http.StatusBadRequest, CodeEventInvalid, "the event has no id")
 	case len(ev.ID) > maxEventIDLen:
 		log.Warn("webhook rejected: event id too long", "id_bytes", len(ev.ID))
+		res = rejected(CodeEventInvalid)
 		return writeError(c, http.StatusBadRequest, CodeEventInvalid, "the event id is too long")
 	case strings.TrimSpace(ev.Type) == "":
 		log.Warn("webhook rejected: event without type")
+		res = rejected(CodeEventInvalid)
 		return writeError(c, http.StatusBadRequest, CodeEventInvalid, "the event has no type")
 	}
 	log = log.With("api_version", ev.APIVersion, "livemode", ev.Livemode)
@@ -242,12 +265,14 @@ func (s *Server) handleWebhook(c echo.Context) error {
 
 	if !eventtask.Handled(ev.Type) {
 		log.Debug("stripe event ignored: type not handled")
+		res = verified(ev.Type, OutcomeIgnored)
 		return c.JSON(http.StatusOK, map[string]bool{"ignored": true})
 	}
 
 	task, err := eventtask.NewStripeEventTask(ev.ID, body, s.cfg.Enqueue)
 	if err != nil { // cannot happen: the id was checked above
 		log.Error("stripe event not enqueued: cannot build task", "err", err)
+		res = rejected(CodeEventInvalid)
 		return writeError(c, http.StatusBadRequest, CodeEventInvalid, "the event cannot be queued")
 	}
 	start := time.Now()
@@ -256,13 +281,16 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	switch {
 	case err == nil:
 		log.Info("stripe event enqueued", "queue", s.cfg.Enqueue.Queue, "enqueue_ms", elapsed.Milliseconds())
+		res = verified(ev.Type, OutcomeAccepted)
 		return c.JSON(http.StatusOK, map[string]bool{"received": true})
 	case errors.Is(err, asynq.ErrTaskIDConflict):
 		log.Info("stripe event duplicate delivery: already queued", "queue", s.cfg.Enqueue.Queue, "duplicate", true)
+		res = verified(ev.Type, OutcomeDuplicate)
 		return c.JSON(http.StatusOK, map[string]bool{"received": true, "duplicate": true})
 	default:
 		log.Error("stripe event not enqueued: Redis unavailable", "queue", s.cfg.Enqueue.Queue,
 			"err", err, "timeout", errors.Is(err, context.DeadlineExceeded), "enqueue_ms", elapsed.Milliseconds())
+		res = verified(ev.Type, OutcomeEnqueueFailed)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		return writeError(c, http.StatusServiceUnavailable, CodeEnqueueFailed,
 			"the event could not be stored; retry later")

@@ -1,4 +1,5 @@
 // Command ingest receives Stripe webhooks and enqueues the booked events in Redis.
+// It serves GET /metrics (Prometheus) on the same address as the webhook.
 //
 // Environment: INGEST_ADDR (default ":8080"), REDIS_URL (default
 // "redis://127.0.0.1:6379/0"), STRIPE_WEBHOOK_SECRET (required; comma-separated during
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/servolution/stripe-comptentra-sync/ingest"
@@ -46,6 +49,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		return err
 	}
 	cfg.Logger = log
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Metrics = ingest.NewMetrics(reg)
 	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
 
 	// Both parsers accepted the URL in ConfigFromEnv; one go-redis client serves the
