@@ -41,6 +41,7 @@ const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultEnqueueTimeout = 5 * time.Second
 	DefaultReadyTimeout   = 2 * time.Second
+	DefaultMaxInFlight    = 256
 )
 
 // retryAfterSeconds is the Retry-After of a 503.
@@ -59,6 +60,7 @@ const (
 	CodeBodyTooLarge       = "body_too_large"      // body over MaxBodyBytes
 	CodeBodyUnreadable     = "body_unreadable"     // the body could not be read
 	CodeEnqueueFailed      = "enqueue_failed"      // Redis down, slow or failing: retry later
+	CodeOverloaded         = "overloaded"          // too many deliveries in flight: retry later
 	CodeNotReady           = "not_ready"           // readiness check failed
 	CodeNotFound           = "not_found"
 	CodeMethodNotAllowed   = "method_not_allowed"
@@ -73,6 +75,9 @@ type Config struct {
 	Enqueue        eventtask.Options // queue name etc.
 	EnqueueTimeout time.Duration     // bound on the Redis enqueue, default 5s
 	ReadyTimeout   time.Duration     // bound on the readiness ping, default 2s
+	// MaxInFlight bounds the deliveries processed at once, default 256; past it ingest
+	// answers 503 at once (Stripe retries) instead of piling up memory and goroutines.
+	MaxInFlight int
 	Logger         *slog.Logger      // default slog.Default()
 	// Metrics records the deliveries; when set, the Server also answers GET /metrics
 	// with its registry. nil: a private registry, not served.
@@ -90,6 +95,7 @@ type Server struct {
 	versionsMu   sync.Mutex
 	versionsSeen map[string]bool // api_versions already warned about
 	notReady     atomic.Bool     // last readiness result, to log transitions only
+	inFlight     chan struct{}   // one token per delivery being processed
 }
 
 // New builds a Server. client enqueues the events; ping is the readiness check of
@@ -122,6 +128,11 @@ func New(cfg Config, client *asynq.Client, ping func(context.Context) error) (*S
 		return nil, errors.New("ingest: negative EnqueueTimeout")
 	case cfg.ReadyTimeout < 0:
 		return nil, errors.New("ingest: negative ReadyTimeout")
+	case cfg.MaxInFlight < 0:
+		return nil, errors.New("ingest: negative MaxInFlight")
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	if cfg.Enqueue.Queue != "" && strings.TrimSpace(cfg.Enqueue.Queue) == "" {
 		return nil, errors.New("ingest: blank queue name")
@@ -155,6 +166,7 @@ func New(cfg Config, client *asynq.Client, ping func(context.Context) error) (*S
 		ping:         ping,
 		log:          cfg.Logger,
 		versionsSeen: map[string]bool{},
+		inFlight:     make(chan struct{}, cfg.MaxInFlight),
 	}
 
 	e := echo.New()
@@ -212,6 +224,16 @@ func (s *Server) handleWebhook(c echo.Context) error {
 
 	r := c.Request()
 	log := s.log.With("remote_ip", c.RealIP())
+
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+	default:
+		res = webhookResult{typ: TypeUnknown, outcome: OutcomeEnqueueFailed}
+		log.Warn("too many deliveries in flight: answering 503", "max_in_flight", s.cfg.MaxInFlight)
+		c.Response().Header().Set("Retry-After", "1")
+		return writeError(c, http.StatusServiceUnavailable, CodeOverloaded, "too many deliveries in flight; retry later")
+	}
 
 	// Cap the body before reading it.
 	if r.ContentLength > s.cfg.MaxBodyBytes {

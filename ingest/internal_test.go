@@ -70,3 +70,23 @@ func TestErrorHandler(t *testing.T) {
 		}
 	})
 }
+
+// A flood beyond MaxInFlight is answered 503 at once (Stripe retries it) instead of
+// queueing goroutines and memory without bound.
+func TestFloodBeyondMaxInFlightIs503(t *testing.T) {
+	blocking := func(ctx context.Context) error { return nil }
+	s, err := New(Config{Secrets: []string{"whsec_flood"}, MaxInFlight: 2}, asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1"}), blocking)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold both slots, as two slow deliveries would.
+	s.inFlight <- struct{}{}
+	s.inFlight <- struct{}{}
+	defer func() { <-s.inFlight; <-s.inFlight }()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, WebhookPath, strings.NewReader(`{}`))
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), CodeOverloaded) || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("flood: %d %s, want 503 overloaded with Retry-After", rec.Code, rec.Body)
+	}
+}

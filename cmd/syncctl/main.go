@@ -26,6 +26,8 @@ usage:
   syncctl probe <url>                 exit 0 when the URL answers 2xx (container health checks)
   syncctl reconcile --from D --to D [--format text|json|csv] [--csv-out F]
                                       compare Stripe's balance transactions with the books (exit 1 when they differ)
+  syncctl chaos [--events N] [--workers N] [--seed N] [--dup F] [--poison N] [--duration-limit D] [--keep]
+                                      real processes and faults: prove every event is booked exactly once
   syncctl help
 
 Every command reads its settings from the environment (see README.md);
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runProbe(ctx, args[1:], stdout)
 	case "reconcile":
 		return runReconcile(ctx, args[1:], getenv, stdout)
+	case "chaos":
+		return runChaos(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
