@@ -88,6 +88,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	inCfg.Logger = log.With("service", "ingest")
+	inCfg.Metrics = ingest.NewMetrics(nil)
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
 	rdb := redis.NewClient(ropt)
@@ -139,7 +140,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fmt.Fprintf(stdout, `
 stripe-comptentra-sync dev stack is running (Ctrl-C stops everything)
 
-  webhook URL      %s
+  webhook URL      %s   (metrics: /metrics on the same port)
   webhook secret   %s
   sandbox URL      %s
   sandbox API key  %s
