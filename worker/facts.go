@@ -74,6 +74,15 @@ func (h *handler) chargeFacts(ctx context.Context, ch *stripe.Charge) (ledger.Ch
 		c.Name = ch.BillingDetails.Name
 	}
 
+	// The VAT rate, piece reference and book amount of a charge are settled the first
+	// time it is seen and reused for every later event: all its entries must agree, and
+	// the invoice, the settled amount or the ECB rate need not be read again.
+	if prev, found, err := h.chargeRecord(ctx, c.ID); err != nil {
+		return c, err
+	} else if found && prev.Amount == c.Amount && prev.Currency == c.Currency {
+		c.VATRate, c.VATSource, c.InvoiceNumber, c.BookAmount = prev.VATRate, prev.VATSource, prev.InvoiceNumber, prev.BookAmount
+		return c, nil
+	}
 	c.VATRate, c.VATSource = h.rules.DefaultVATRate, "default"
 	if ch.Invoice != nil && ch.Invoice.ID != "" && h.stripe != nil {
 		inv, err := h.stripe.Invoice(ctx, ch.Invoice.ID)
@@ -176,18 +185,26 @@ func (h *handler) saveCharge(ctx context.Context, c ledger.Charge) error {
 	return nil
 }
 
+// chargeRecord returns the facts recorded for a charge, if any.
+func (h *handler) chargeRecord(ctx context.Context, id string) (ledger.Charge, bool, error) {
+	var c ledger.Charge
+	b, err := h.redis.Get(ctx, h.chargeRecordKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("worker: read charge record %s: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, false, fmt.Errorf("worker: charge record %s: %w", id, err)
+	}
+	return c, true, nil
+}
+
 // loadCharge returns the facts of a charge seen before, else reads it from Stripe.
 func (h *handler) loadCharge(ctx context.Context, id string) (ledger.Charge, error) {
-	b, err := h.redis.Get(ctx, h.chargeRecordKey(id)).Bytes()
-	if err == nil {
-		var c ledger.Charge
-		if err := json.Unmarshal(b, &c); err != nil {
-			return c, fmt.Errorf("worker: charge record %s: %w", id, err)
-		}
-		return c, nil
-	}
-	if !errors.Is(err, redis.Nil) {
-		return ledger.Charge{}, fmt.Errorf("worker: read charge record %s: %w", id, err)
+	if c, found, err := h.chargeRecord(ctx, id); err != nil || found {
+		return c, err
 	}
 	if h.stripe == nil {
 		return ledger.Charge{}, fmt.Errorf("%w: %s", ErrWaitingForCharge, id)

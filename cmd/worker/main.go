@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/settings"
@@ -48,6 +49,12 @@ func run(ctx context.Context, getenv settings.Getenv, stderr io.Writer) error {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	// Optional periodic catch-up from Stripe's Events API (WORKER_CATCHUP_INTERVAL).
+	if err := stack.StartCatchUp(ctx, getenv, redisOpt, rdb, log); err != nil {
+		return err
+	}
 	g.Go(func() error { return w.Run(ctx) })
 	g.Go(func() error { return stack.Serve(ctx, ln, w.HTTP, s.Config.ShutdownTimeout, log) })
 	return g.Wait()
