@@ -78,7 +78,7 @@ type Config struct {
 	// MaxInFlight bounds the deliveries processed at once, default 256; past it ingest
 	// answers 503 at once (Stripe retries) instead of piling up memory and goroutines.
 	MaxInFlight int
-	Logger         *slog.Logger      // default slog.Default()
+	Logger      *slog.Logger // default slog.Default()
 	// Metrics records the deliveries; when set, the Server also answers GET /metrics
 	// with its registry. nil: a private registry, not served.
 	Metrics *Metrics
