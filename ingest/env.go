@@ -3,8 +3,6 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -15,7 +13,8 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/eventtask"
 )
 
-// Environment variables read by ConfigFromEnv and LoggerFromEnv.
+// Environment variables read by ConfigFromEnv (LOG_LEVEL and LOG_FORMAT are read by
+// the programs' shared settings; their names are kept here for reference).
 const (
 	EnvAddr          = "INGEST_ADDR"
 	EnvRedisURL      = "REDIS_URL"
@@ -129,36 +128,4 @@ func redact(msg, secret string) string {
 		return msg
 	}
 	return strings.ReplaceAll(msg, secret, "xxxxx")
-}
-
-// LoggerFromEnv builds the slog logger writing to w from LOG_LEVEL (debug|info|warn|
-// error, default info) and LOG_FORMAT (json|text, default json).
-func LoggerFromEnv(getenv func(string) string, w io.Writer) (*slog.Logger, error) {
-	var errs []error
-	level := slog.LevelInfo
-	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))); v {
-	case "", "info":
-	case "debug":
-		level = slog.LevelDebug
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want debug, info, warn or error", EnvLogLevel, v))
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvLogFormat))); v {
-	case "", "json":
-		h = slog.NewJSONHandler(w, opts)
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want json or text", EnvLogFormat, v))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return slog.New(h), nil
 }

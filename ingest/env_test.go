@@ -1,9 +1,6 @@
 package ingest_test
 
 import (
-	"bytes"
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -86,45 +83,3 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-func TestLoggerFromEnv(t *testing.T) {
-	cases := []struct {
-		name      string
-		env       map[string]string
-		wantErr   string
-		debug     bool
-		info      bool
-		jsonLines bool
-	}{
-		{name: "defaults: json at info", env: map[string]string{}, info: true, jsonLines: true},
-		{name: "debug text", env: map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "text"}, debug: true, info: true},
-		{name: "warn", env: map[string]string{"LOG_LEVEL": "WARN"}, jsonLines: true},
-		{name: "error", env: map[string]string{"LOG_LEVEL": "error"}, jsonLines: true},
-		{name: "bad level", env: map[string]string{"LOG_LEVEL": "verbose"}, wantErr: "LOG_LEVEL"},
-		{name: "bad format", env: map[string]string{"LOG_FORMAT": "xml"}, wantErr: "LOG_FORMAT"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			log, err := ingest.LoggerFromEnv(envOf(tc.env), &buf)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := log.Enabled(context.Background(), slog.LevelDebug); got != tc.debug {
-				t.Errorf("debug enabled = %v", got)
-			}
-			if got := log.Enabled(context.Background(), slog.LevelInfo); got != tc.info {
-				t.Errorf("info enabled = %v", got)
-			}
-			log.Error("x", "k", "v")
-			if got := strings.HasPrefix(buf.String(), "{"); got != tc.jsonLines {
-				t.Errorf("output %q, json=%v", buf.String(), tc.jsonLines)
-			}
-		})
-	}
-}

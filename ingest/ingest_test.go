@@ -27,6 +27,7 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/eventtask"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
 	"github.com/servolution/stripe-comptentra-sync/internal/redistest"
+	"github.com/servolution/stripe-comptentra-sync/internal/syncbuf"
 )
 
 const (
@@ -35,37 +36,19 @@ const (
 	otherSecr = "whsec_test_unknown_9a9a9a9a9a9a9a9a"
 )
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a slog handler.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testEnv struct {
 	srv  *ingest.Server
 	h    http.Handler
 	r    *redistest.Redis
 	insp *asynq.Inspector
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 }
 
 // setup builds a Server on an isolated Redis queue, logging JSON at debug level.
 func setup(t testing.TB, mod func(*ingest.Config)) *testEnv {
 	t.Helper()
 	r := redistest.New(t)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := ingest.Config{
 		Secrets: []string{secret},
 		Enqueue: eventtask.Options{Queue: r.Queue},
@@ -389,7 +372,7 @@ func TestWebhookRedisDown(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			srv, err := ingest.New(ingest.Config{
 				Secrets:        []string{secret},
 				EnqueueTimeout: 300 * time.Millisecond,

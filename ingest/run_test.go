@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/servolution/stripe-comptentra-sync/ingest"
+	"github.com/servolution/stripe-comptentra-sync/internal/httpserve"
 )
 
 // TestServeGracefulShutdown starts a request that is held inside the real handler
@@ -34,7 +35,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	defer cancel()
 	served := make(chan error, 1)
 	go func() {
-		served <- ingest.Serve(ctx, ln, srv.Handler(), 5*time.Second, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		served <- httpserve.Serve(ctx, ln, srv.Handler(), 5*time.Second, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	}()
 
 	type result struct {
@@ -97,7 +98,7 @@ func TestServeShutdownTimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- ingest.Serve(ctx, ln, h, 200*time.Millisecond, nil) }()
+	go func() { served <- httpserve.Serve(ctx, ln, h, 200*time.Millisecond, nil) }()
 	go func() {
 		if resp, err := http.Get("http://" + ln.Addr().String()); err == nil {
 			resp.Body.Close()
@@ -117,7 +118,7 @@ func TestServeShutdownTimeout(t *testing.T) {
 
 func TestRun(t *testing.T) {
 	t.Run("listen error", func(t *testing.T) {
-		err := ingest.Run(context.Background(), "256.0.0.1:http", http.NotFoundHandler(), time.Second, nil)
+		err := httpserve.Run(context.Background(), "256.0.0.1:http", http.NotFoundHandler(), time.Second, nil)
 		if err == nil || !strings.Contains(err.Error(), "listen") {
 			t.Fatalf("Run = %v, want a listen error", err)
 		}
@@ -125,7 +126,7 @@ func TestRun(t *testing.T) {
 	t.Run("serves then stops", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
-		if err := ingest.Run(ctx, "127.0.0.1:0", http.NotFoundHandler(), time.Second, nil); err != nil {
+		if err := httpserve.Run(ctx, "127.0.0.1:0", http.NotFoundHandler(), time.Second, nil); err != nil {
 			t.Fatalf("Run = %v, want nil", err)
 		}
 	})

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/eventtask"
 	"github.com/servolution/stripe-comptentra-sync/internal/redistest"
 	"github.com/servolution/stripe-comptentra-sync/internal/stripeevent"
+	"github.com/servolution/stripe-comptentra-sync/internal/syncbuf"
 	"github.com/servolution/stripe-comptentra-sync/ledger"
 )
 
@@ -29,7 +28,7 @@ type harness struct {
 	client  *asynq.Client
 	insp    *asynq.Inspector
 	cfg     Config
-	logs    *logBuffer
+	logs    *syncbuf.Buffer
 }
 
 func newHarness(t testing.TB, sbOpts comptentratest.Options) *harness {
@@ -47,7 +46,7 @@ func newHarness(t testing.TB, sbOpts comptentratest.Options) *harness {
 	client := asynq.NewClient(opt)
 	insp := asynq.NewInspector(opt)
 	t.Cleanup(func() { client.Close(); insp.Close() })
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	return &harness{
 		t: t, r: r, sandbox: sb, books: books, client: client, insp: insp, logs: logs,
 		cfg: Config{
@@ -150,22 +149,4 @@ func lines(e comptentra.Entry) []line {
 		return out[i].Debit < out[j].Debit
 	})
 	return out
-}
-
-// logBuffer collects log lines from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,39 +9,21 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/servolution/stripe-comptentra-sync/comptentra"
+	"github.com/servolution/stripe-comptentra-sync/internal/syncbuf"
 )
-
-// syncBuffer is a goroutine-safe writer the test can read while run writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 
 // start runs the program and returns its base URL, its output and a stop function that
 // returns run's error.
-func start(t *testing.T, vars map[string]string) (string, *syncBuffer, func() error) {
+func start(t *testing.T, vars map[string]string) (string, *syncbuf.Buffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, env(vars), out) }()
 	deadline := time.Now().Add(5 * time.Second)

@@ -23,7 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/servolution/stripe-comptentra-sync/cmd/internal/settings"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
+	"github.com/servolution/stripe-comptentra-sync/internal/httpserve"
 )
 
 // shutdownTimeout bounds the graceful shutdown; it exceeds the enqueue bound so that
@@ -40,7 +42,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	log, err := ingest.LoggerFromEnv(getenv, stderr)
+	log, err := settings.Logger(getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	cancel()
 
-	return ingest.Run(ctx, addr, srv.Handler(), shutdownTimeout, log)
+	return httpserve.Run(ctx, addr, srv.Handler(), shutdownTimeout, log)
 }
 
 var redisLogOnce sync.Once

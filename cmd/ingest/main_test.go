@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +15,10 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/eventtask"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
 	"github.com/servolution/stripe-comptentra-sync/internal/redistest"
+	"github.com/servolution/stripe-comptentra-sync/internal/syncbuf"
 )
 
 const secret = "whsec_cmd_test_4c1d9e2f7a8b"
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestRunConfigErrors(t *testing.T) {
 	const pw = "hunter2-redis"
@@ -54,7 +37,7 @@ func TestRunConfigErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr lockedBuffer
+			var stderr syncbuf.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := run(ctx, func(k string) string { return tc.env[k] }, &stderr)
@@ -91,7 +74,7 @@ func TestRunServes(t *testing.T) {
 		"INGEST_QUEUE":          r.Queue,
 		"LOG_LEVEL":             "debug",
 	}
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -163,7 +146,7 @@ func TestRunRedisDown(t *testing.T) {
 		"INGEST_ADDR": addr, "REDIS_URL": "redis://:pw-not-shown@" + dead + "/0",
 		"STRIPE_WEBHOOK_SECRET": secret,
 	}
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, &stderr) }()

@@ -9,6 +9,7 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/settings"
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/stack"
 	"github.com/servolution/stripe-comptentra-sync/dashboard"
+	"github.com/servolution/stripe-comptentra-sync/internal/httpserve"
 )
 
 // runDashboard serves asynqmon under /monitoring/ behind basic auth on DASHBOARD_ADDR.
@@ -37,5 +38,5 @@ func runDashboard(ctx context.Context, args []string, getenv func(string) string
 	mux.Handle("/", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	log.Info("dashboard listening", "addr", ln.Addr().String(), "path", dashboard.RootPath+"/")
-	return stack.Serve(ctx, ln, mux, 5*time.Second, log)
+	return httpserve.Serve(ctx, ln, mux, 5*time.Second, log)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/servolution/stripe-comptentra-sync/comptentra/comptentratest"
 	"github.com/servolution/stripe-comptentra-sync/dashboard"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
+	"github.com/servolution/stripe-comptentra-sync/internal/httpserve"
 )
 
 // runDev runs the whole stack in one process: the Comptentra sandbox, ingest and the
@@ -109,7 +110,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	// The sandbox must answer before the worker checks the chart against it.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return stack.Serve(gctx, sbLn, sandbox, 5*time.Second, log) })
+	g.Go(func() error { return httpserve.Serve(gctx, sbLn, sandbox, 5*time.Second, log) })
 	w, closeWorker, err := stack.NewWorker(gctx, ws, redisOpt, ropt, log.With("service", "worker"))
 	if err != nil {
 		sbLn.Close()
@@ -131,9 +132,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		workerHTTP.Handle(dashboard.RootPath, dash)
 		dashboardLine = "http://" + loopback(wLn.Addr()) + dashboard.RootPath + "/ (basic auth: DASHBOARD_USER)"
 	}
-	g.Go(func() error { return stack.Serve(gctx, inLn, in.Handler(), 10*time.Second, log) })
+	g.Go(func() error { return httpserve.Serve(gctx, inLn, in.Handler(), 10*time.Second, log) })
 	g.Go(func() error { return w.Run(gctx) })
-	g.Go(func() error { return stack.Serve(gctx, wLn, workerHTTP, 5*time.Second, log) })
+	g.Go(func() error { return httpserve.Serve(gctx, wLn, workerHTTP, 5*time.Second, log) })
 
 	webhookURL := "http://" + loopback(inLn.Addr()) + "/stripe-webhook"
 	secrets := env("STRIPE_WEBHOOK_SECRET")

@@ -8,38 +8,20 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/servolution/stripe-comptentra-sync/internal/redistest"
+	"github.com/servolution/stripe-comptentra-sync/internal/syncbuf"
 	"github.com/servolution/stripe-comptentra-sync/worker"
 )
-
-// lockedBuffer is an io.Writer read while another goroutine writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func envMap(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // startDev runs `syncctl dev` on free ports and returns what its banner says.
-func startDev(t *testing.T, env map[string]string) (banner map[string]string, stdout *lockedBuffer) {
+func startDev(t *testing.T, env map[string]string) (banner map[string]string, stdout *syncbuf.Buffer) {
 	t.Helper()
 	for k, v := range map[string]string{"INGEST_ADDR": "127.0.0.1:0", "WORKER_ADDR": "127.0.0.1:0", "SANDBOX_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn"} {
 		if _, ok := env[k]; !ok {
@@ -47,7 +29,7 @@ func startDev(t *testing.T, env map[string]string) (banner map[string]string, st
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"dev"}, envMap(env), stdout, stderr) }()
 	t.Cleanup(func() {

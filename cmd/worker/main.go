@@ -15,6 +15,7 @@ import (
 
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/settings"
 	"github.com/servolution/stripe-comptentra-sync/cmd/internal/stack"
+	"github.com/servolution/stripe-comptentra-sync/internal/httpserve"
 )
 
 func main() {
@@ -56,6 +57,6 @@ func run(ctx context.Context, getenv settings.Getenv, stderr io.Writer) error {
 		return err
 	}
 	g.Go(func() error { return w.Run(ctx) })
-	g.Go(func() error { return stack.Serve(ctx, ln, w.HTTP, s.Config.ShutdownTimeout, log) })
+	g.Go(func() error { return httpserve.Serve(ctx, ln, w.HTTP, s.Config.ShutdownTimeout, log) })
 	return g.Wait()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/servolution/stripe-comptentra-sync/comptentra/comptentratest"
 	"github.com/servolution/stripe-comptentra-sync/internal/redistest"
+	"github.com/servolution/stripe-comptentra-sync/internal/syncbuf"
 )
 
 const (
@@ -85,7 +86,7 @@ func TestStartupChecksTheChart(t *testing.T) {
 func TestWorkerStartsWarnsAndStops(t *testing.T) {
 	r := redistest.New(t)
 	sb := comptentratest.NewServer(t, comptentratest.Options{})
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

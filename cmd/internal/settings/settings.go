@@ -34,30 +34,35 @@ const (
 )
 
 // Logger builds the slog logger of LOG_LEVEL (debug|info|warn|error, default info) and
-// LOG_FORMAT (json|text, default json).
+// LOG_FORMAT (json|text, default json), reporting both settings' problems at once.
 func Logger(getenv Getenv, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	switch v := strings.ToLower(or(getenv("LOG_LEVEL"), "info")); v {
+	var errs []error
+	level := slog.LevelInfo
+	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_LEVEL"))); v {
+	case "", "info":
 	case "debug":
 		level = slog.LevelDebug
-	case "info":
-		level = slog.LevelInfo
 	case "warn", "warning":
 		level = slog.LevelWarn
 	case "error":
 		level = slog.LevelError
 	default:
-		return nil, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v)
+		errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v))
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch v := strings.ToLower(or(getenv("LOG_FORMAT"), "json")); v {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	var h slog.Handler
+	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_FORMAT"))); v {
+	case "", "json":
+		h = slog.NewJSONHandler(w, opts)
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	default:
-		return nil, fmt.Errorf("LOG_FORMAT=%q: want json or text", v)
+		errs = append(errs, fmt.Errorf("LOG_FORMAT=%q: want json or text", v))
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return slog.New(h), nil
 }
 
 // Redis reads REDIS_URL (default redis://127.0.0.1:6379/0) into the options of asynq

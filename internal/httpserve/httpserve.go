@@ -1,4 +1,6 @@
-package ingest
+// Package httpserve runs the programs' HTTP servers with the timeouts a server on the
+// internet needs and a graceful shutdown that lets requests in flight finish.
+package httpserve
 
 import (
 	"context"
@@ -10,7 +12,7 @@ import (
 	"time"
 )
 
-// Timeouts of the HTTP server. WriteTimeout leaves room for the enqueue bound.
+// Timeouts of the HTTP servers. WriteTimeout leaves room for ingest's enqueue bound.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
@@ -25,7 +27,7 @@ const (
 func Run(ctx context.Context, addr string, h http.Handler, shutdownTimeout time.Duration, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("ingest: listen on %s: %w", addr, err)
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return Serve(ctx, ln, h, shutdownTimeout, log)
 }
@@ -52,7 +54,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 	select {
 	case err := <-served:
 		// Serve failed on its own (not through Shutdown).
-		return fmt.Errorf("ingest: serve: %w", err)
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 
@@ -62,10 +64,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		_ = srv.Close()
-		err = fmt.Errorf("ingest: graceful shutdown: %w", err)
+		err = fmt.Errorf("graceful shutdown of %s: %w", ln.Addr(), err)
 	}
 	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = fmt.Errorf("ingest: serve: %w", serr)
+		err = fmt.Errorf("serve %s: %w", ln.Addr(), serr)
 	}
 	if err == nil {
 		log.Info("http server stopped")
