@@ -82,4 +82,3 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 }
-
