@@ -171,7 +171,8 @@ func TestEndToEnd(t *testing.T) {
 	// A bad signature gets 400 and leaves no trace.
 	bad := charges[0]
 	bad.ID = "ch_forged"
-	forged := bad.Succeeded(time.Now()).JSON()
+	forgedEvt := bad.Succeeded(time.Now())
+	forged := forgedEvt.JSON()
 	if code, answer := s.post(t, forged, ingest.SignPayload(forged, "whsec_wrong", time.Now())); code != http.StatusBadRequest {
 		t.Errorf("wrong secret: %d %s, want 400", code, answer)
 	}
@@ -186,7 +187,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	s.waitIdle(t, r.Queue, 60*time.Second)
-	for _, id := range []string{"evt_customer_created"} {
+	for _, id := range []string{"evt_customer_created", forgedEvt.ID} {
 		if _, err := s.insp.GetTaskInfo(r.Queue, id); err == nil {
 			t.Errorf("task %s was queued", id)
 		}
