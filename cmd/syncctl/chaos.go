@@ -25,6 +25,7 @@ func runChaos(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Float64Var(&cfg.Dup, "dup", 0.2, "share of events delivered 2 to 4 times")
 	fs.IntVar(&cfg.Poison, "poison", 3, "events invalid for the books that must end up held for an operator")
 	fs.DurationVar(&cfg.DurationLimit, "duration-limit", 10*time.Minute, "bound of the whole run")
+	fs.BoolVar(&cfg.NoIdempotency, "no-idempotency", false, "the sandbox ignores Idempotency-Key, like a Comptentra that does not honour it")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary directory (process logs, AOF, ledger) and print its path")
 	fs.StringVar(&cfg.BinDir, "bin-dir", "", "directory with prebuilt ingest, worker and comptentra-sandbox (default: go build them)")
 	fs.IntVar(&cfg.Senders, "senders", 4, "concurrent webhook senders")
@@ -34,7 +35,7 @@ func runChaos(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&cfg.IngestRestarts, "ingest-restarts", 1, "ingest restarts while delivering")
 	fs.IntVar(&cfg.RedisRestarts, "redis-restarts", 1, "Redis restarts while delivering")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("chaos takes no arguments: %w", errUsage)

@@ -32,7 +32,7 @@ func TestChaosSmall(t *testing.T) {
 	var out bytes.Buffer
 	err := run(ctx, []string{"chaos", "--events", "60", "--workers", "2", "--seed", "20261204", "--dup", "0.3",
 		"--poison", "2", "--deliver-over", "4s", "--kill-every", "1s", "--max-kills", "2",
-		"--duration-limit", "3m"}, func(string) string { return "" }, &out, &out)
+		"--duration-limit", "3m", "--no-idempotency"}, func(string) string { return "" }, &out, &out)
 	t.Log(out.String())
 	if err != nil {
 		t.Fatalf("chaos: %v", err)

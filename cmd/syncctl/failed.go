@@ -28,7 +28,7 @@ func runFailed(ctx context.Context, args []string, getenv func(string) string, s
 	asJSON := fs.Bool("json", false, "list: print JSON lines")
 	all := fs.Bool("all", false, "retry: every recorded failure")
 	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
+		return flagError(err)
 	}
 	_, redisOpt, ropt, err := settings.Redis(getenv)
 	if err != nil {

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -54,6 +55,15 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// flagError is what a command returns when its flags do not parse: nothing more to
+// say after -h (the flag package printed the command's help), the usage otherwise.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return errUsage
 }
 
 // exitCode is an error that asks for a specific exit status.

@@ -44,7 +44,7 @@ func runTrigger(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	typ := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
+		return flagError(err)
 	}
 	if *secret == "" {
 		*secret, _, _ = strings.Cut(getenv("STRIPE_WEBHOOK_SECRET"), ",")

@@ -82,6 +82,9 @@ type Config struct {
 	IngestRestarts, RedisRestarts int
 	RedisDowntime                 time.Duration // how long Redis stays down (default 2s: past ingest's Redis retries, so deliveries get 503)
 	Faults                        *comptentratest.Faults
+	// NoIdempotency runs the sandbox with Idempotency-Key ignored, as a Comptentra that
+	// does not honour it: exactly-once must then rest on the worker's own layers.
+	NoIdempotency bool
 	Quiet                         time.Duration // the books must be stable this long (default 3s)
 
 	// AfterCheck, when set, runs once the books are compared, while Redis still runs
@@ -588,6 +591,7 @@ func (r *run) startAll(ctx context.Context, bin string, plan Plan) error {
 		"SANDBOX_DATA_FILE="+filepath.Join(r.dir, "sandbox", "ledger.json"),
 		"SANDBOX_FISCAL_YEARS="+strings.Join(years, ","),
 		"SANDBOX_SEED="+strconv.FormatUint(r.cfg.Seed%(1<<62), 10),
+		"SANDBOX_DISABLE_IDEMPOTENCY="+strconv.FormatBool(r.cfg.NoIdempotency),
 	), filepath.Join(logs, "sandbox.log"), r)
 	if err != nil {
 		return err
