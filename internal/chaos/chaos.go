@@ -85,7 +85,7 @@ type Config struct {
 	// NoIdempotency runs the sandbox with Idempotency-Key ignored, as a Comptentra that
 	// does not honour it: exactly-once must then rest on the worker's own layers.
 	NoIdempotency bool
-	Quiet                         time.Duration // the books must be stable this long (default 3s)
+	Quiet         time.Duration // the books must be stable this long (default 3s)
 
 	// AfterCheck, when set, runs once the books are compared, while Redis still runs
 	// (for instance the operator's "failed list").
