@@ -39,11 +39,12 @@ func (h *handler) HandleStripeEventTask(ctx context.Context, t *asynq.Task) erro
 
 	var evt stripe.Event
 	if err := json.Unmarshal(t.Payload(), &evt); err != nil || evt.ID == "" || evt.Data == nil {
-		id, _ := asynq.GetTaskID(ctx)
 		if err == nil {
 			err = errors.New("no id or no data")
 		}
-		return h.fail(ctx, id, "", fmt.Errorf("%w: undecodable event: %v", ErrPermanent, err))
+		id, _ := asynq.GetTaskID(ctx)
+		h.log.Error("undecodable event payload", "event_id", id, "error", err)
+		return h.fail(fmt.Errorf("%w: undecodable event: %v", ErrPermanent, err))
 	}
 	log := h.log.With("event_id", evt.ID, "event_type", string(evt.Type))
 	token := evt.ID
@@ -55,13 +56,13 @@ func (h *handler) HandleStripeEventTask(ctx context.Context, t *asynq.Task) erro
 		id, _ := evt.Data.Object["id"].(string)
 		unlock, err := h.poster.lock(ctx, "payout-state:"+id, token)
 		if err != nil {
-			return h.fail(ctx, evt.ID, string(evt.Type), err)
+			return h.fail(err)
 		}
 		defer unlock()
 	}
 	entries, err := h.plan(ctx, &evt)
 	if err != nil {
-		return h.fail(ctx, evt.ID, string(evt.Type), err)
+		return h.fail(err)
 	}
 	if len(entries) == 0 {
 		log.Info("event books nothing")
@@ -69,13 +70,13 @@ func (h *handler) HandleStripeEventTask(ctx context.Context, t *asynq.Task) erro
 	}
 	for _, e := range entries {
 		if err := e.Validate(); err != nil {
-			return h.fail(ctx, evt.ID, string(evt.Type), fmt.Errorf("%w: %v", ErrPermanent, err))
+			return h.fail(fmt.Errorf("%w: %v", ErrPermanent, err))
 		}
 		start := time.Now()
 		id, outcome, err := h.poster.Post(ctx, e, token)
 		if err != nil {
 			log.Warn("posting entry failed", "business_key", e.Key, "error", err)
-			return h.fail(ctx, evt.ID, string(evt.Type), h.explain(e, err))
+			return h.fail(h.explain(e, err))
 		}
 		h.metrics.entry(e.Journal, outcome, time.Since(start))
 		log.Info("entry booked", "business_key", e.Key, "journal", e.Journal, "comptentra_entry_id", id, "outcome", string(outcome), "amount_cents", e.Total(), "date", e.Date.String())
@@ -89,7 +90,7 @@ func (h *handler) HandleStripeEventTask(ctx context.Context, t *asynq.Task) erro
 
 // fail classifies err: permanent errors skip the remaining retries (asynq.SkipRetry),
 // the rest are retried with backoff.
-func (h *handler) fail(ctx context.Context, eventID, eventType string, err error) error {
+func (h *handler) fail(err error) error {
 	if errors.Is(err, ErrPermanent) || isPermanentAPIError(err) {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
