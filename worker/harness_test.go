@@ -77,13 +77,20 @@ func (h *harness) worker() *Worker {
 
 // start runs a worker until the test ends.
 func (h *harness) start() *Worker {
+	w, _ := h.startStoppable()
+	return w
+}
+
+// startStoppable runs a worker until stop is called (or the test ends).
+func (h *harness) startStoppable() (*Worker, func()) {
 	h.t.Helper()
 	w := h.worker()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	h.t.Cleanup(func() { cancel(); <-done })
-	return w
+	stop := func() { cancel(); <-done }
+	h.t.Cleanup(stop)
+	return w, stop
 }
 
 // deliver enqueues an event the way ingest does; a duplicate is not an error.

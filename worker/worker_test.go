@@ -182,7 +182,7 @@ func TestMissingAccountIsArchivedAndRetriable(t *testing.T) {
 	h := newHarness(t, comptentratest.Options{FiscalYears: openYears()})
 	h.cfg.Rules.Accounts.Sales = "708500" // not in the sandbox chart
 	h.cfg.Rules.Accounts.SalesRefunds = "708500"
-	h.start()
+	_, stopBad := h.startStoppable()
 	evt := charge("ch_badacct", 12000).Succeeded(march10)
 	h.deliver(evt, 10)
 	info := h.waitIdle(20 * time.Second)
@@ -204,7 +204,8 @@ func TestMissingAccountIsArchivedAndRetriable(t *testing.T) {
 		t.Errorf("log lacks the event id or Comptentra's code:\n%s", h.logs)
 	}
 
-	// The operator fixes the mapping and retries: a fresh worker with the right chart.
+	// The operator fixes the mapping and retries: the worker restarted with the right chart.
+	stopBad()
 	fixed := newHarnessFrom(h)
 	fixed.cfg.Rules = ledger.DefaultRules()
 	fixed.start()
