@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -33,15 +34,18 @@ const secret = "whsec_e2e_test_secret"
 
 // stack is sandbox + ingest + worker on one test's Redis.
 type stack struct {
-	r       *redistest.Redis
 	sandbox *comptentratest.Server
 	ingest  *httptest.Server
 	insp    *asynq.Inspector
 }
 
-func newStack(tb testing.TB, redisURL, queue, prefix string) *stack {
+// newStack starts it; api, when not nil, is the worker's Stripe API (fees, settlements).
+func newStack(tb testing.TB, redisURL, queue, prefix string, api worker.StripeAPI) *stack {
 	tb.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("PROPERTY_LOG") != "" { // PROPERTY_LOG=1: the worker's warnings and errors on stderr
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	sb := comptentratest.NewServer(tb, comptentratest.Options{FiscalYears: []comptentra.FiscalYear{
 		{ID: "ex_2025", DateDebut: "2025-01-01", DateFin: "2025-12-31", Statut: comptentra.StatutClos},
 		{ID: "ex_2026", DateDebut: "2026-01-01", DateFin: "2026-12-31", Statut: comptentra.StatutOuvert},
@@ -69,6 +73,7 @@ func newStack(tb testing.TB, redisURL, queue, prefix string) *stack {
 		Rules: ledger.DefaultRules(), Queue: queue, KeyPrefix: prefix, Concurrency: 10,
 		TaskTimeout: 10 * time.Second, ShutdownTimeout: 15 * time.Second,
 		RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Logger: log,
+		Stripe: api,
 	}, opt, rdb, books)
 	if err != nil {
 		tb.Fatal(err)
@@ -136,7 +141,7 @@ type saleLine struct {
 
 func TestEndToEnd(t *testing.T) {
 	r := redistest.New(t)
-	s := newStack(t, r.URL, r.Queue, r.Prefix)
+	s := newStack(t, r.URL, r.Queue, r.Prefix, nil)
 	rng := rand.New(rand.NewPCG(2026, 3))
 
 	const n = 40
@@ -240,7 +245,7 @@ func TestEndToEnd(t *testing.T) {
 // back, the same delivery is accepted without restarting anything.
 func TestIngestWithoutRedis(t *testing.T) {
 	srv := redistest.StartServer(t, false)
-	s := newStack(t, srv.URL(), "e2e-down", "e2e-down:")
+	s := newStack(t, srv.URL(), "e2e-down", "e2e-down:", nil)
 	evt := stripeevent.Charge{ID: "ch_down", Amount: 1000, Captured: true, Created: time.Now(), BalanceTransaction: "txn_down"}.Succeeded(time.Now())
 	body := evt.JSON()
 	srv.Stop()
@@ -265,7 +270,7 @@ func TestIngestWithoutRedis(t *testing.T) {
 // the sandbox, with 10 worker goroutines: go test -run '^$' -bench EndToEnd ./e2e
 func BenchmarkEndToEnd(b *testing.B) {
 	r := redistest.New(b)
-	s := newStack(b, r.URL, r.Queue, r.Prefix)
+	s := newStack(b, r.URL, r.Queue, r.Prefix, nil)
 	created := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

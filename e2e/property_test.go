@@ -17,13 +17,10 @@ package e2e
 //	PROPERTY_SEED=<seed> PROPERTY_HISTORIES=1 PROPERTY_CHARGES=<n> go test -run TestReconciliationProperty -v ./e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -33,18 +30,13 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/servolution/stripe-comptentra-sync/comptentra"
 	"github.com/servolution/stripe-comptentra-sync/comptentra/comptentratest"
-	"github.com/servolution/stripe-comptentra-sync/eventtask"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
 	"github.com/servolution/stripe-comptentra-sync/internal/history"
 	"github.com/servolution/stripe-comptentra-sync/internal/redistest"
-	"github.com/servolution/stripe-comptentra-sync/ledger"
 	"github.com/servolution/stripe-comptentra-sync/stripeapi"
 	"github.com/servolution/stripe-comptentra-sync/stripeapi/stripetest"
-	"github.com/servolution/stripe-comptentra-sync/worker"
 )
 
 func envInt(tb testing.TB, name string, def int) int {
@@ -77,61 +69,16 @@ func TestReconciliationProperty(t *testing.T) {
 	}
 }
 
-// propertyStack is sandbox + fake Stripe + ingest + worker on one test's Redis.
+// propertyStack is sandbox + ingest + worker on one test's Redis, with the worker's
+// Stripe API on the fake Stripe.
 func propertyStack(t *testing.T, fake *stripetest.Server) (*stack, *redistest.Redis) {
 	t.Helper()
 	r := redistest.New(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("PROPERTY_LOG") != "" { // PROPERTY_LOG=1: the worker's warnings and errors on stderr
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	sb := comptentratest.NewServer(t, comptentratest.Options{FiscalYears: []comptentra.FiscalYear{
-		{ID: "ex_2025", DateDebut: "2025-01-01", DateFin: "2025-12-31", Statut: comptentra.StatutClos},
-		{ID: "ex_2026", DateDebut: "2026-01-01", DateFin: "2026-12-31", Statut: comptentra.StatutOuvert},
-	}})
-	opt, err := asynq.ParseRedisURI(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropt, _ := redis.ParseURL(r.URL)
-	rdb := redis.NewClient(ropt)
-	client := asynq.NewClient(opt)
-	insp := asynq.NewInspector(opt)
-	in, err := ingest.New(ingest.Config{Secrets: []string{secret}, Enqueue: eventtask.Options{Queue: r.Queue}, Logger: log},
-		client, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(in.Handler())
-	books, err := comptentra.NewClient(sb.URL(), sb.APIKey())
-	if err != nil {
-		t.Fatal(err)
-	}
 	api, err := stripeapi.New(stripeapi.Config{APIKey: fake.APIKey(), BaseURL: fake.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(worker.Config{
-		Rules: ledger.DefaultRules(), Queue: r.Queue, KeyPrefix: r.Prefix, Concurrency: 10,
-		TaskTimeout: 10 * time.Second, ShutdownTimeout: 15 * time.Second,
-		RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Logger: log,
-		Stripe: api, RateSource: worker.RateSourceStripe,
-	}, opt, rdb, books)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-		client.Close()
-		insp.Close()
-		rdb.Close()
-	})
-	return &stack{r: r, sandbox: sb, ingest: srv, insp: insp}, r
+	return newStack(t, r.URL, r.Queue, r.Prefix, api), r
 }
 
 // deliver posts every delivery, signed, with a few concurrent senders.
