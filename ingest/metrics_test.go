@@ -24,6 +24,7 @@ import (
 
 	"github.com/servolution/stripe-comptentra-sync/eventtask"
 	"github.com/servolution/stripe-comptentra-sync/ingest"
+	"github.com/servolution/stripe-comptentra-sync/internal/metricstest"
 )
 
 const (
@@ -35,52 +36,6 @@ const (
 // wk is the key of one stripe_sync_webhooks_total series in the maps of series().
 func wk(typ, outcome, reason string) string {
 	return fmt.Sprintf("outcome=%s,reason=%s,type=%s", outcome, reason, typ)
-}
-
-// series flattens the family name of mfs into "label=value,…" (sorted by label name,
-// empty values kept) → value; a histogram's value is its sample count.
-func series(t *testing.T, mfs map[string]*dto.MetricFamily, name string) map[string]float64 {
-	t.Helper()
-	out := map[string]float64{}
-	mf, ok := mfs[name]
-	if !ok {
-		return out
-	}
-	for _, m := range mf.GetMetric() {
-		labels := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			labels[lp.GetName()] = lp.GetValue()
-		}
-		var parts []string
-		for _, n := range slices.Sorted(maps.Keys(labels)) {
-			parts = append(parts, n+"="+labels[n])
-		}
-		key := strings.Join(parts, ",")
-		switch mf.GetType() {
-		case dto.MetricType_COUNTER:
-			out[key] = m.GetCounter().GetValue()
-		case dto.MetricType_GAUGE:
-			out[key] = m.GetGauge().GetValue()
-		case dto.MetricType_HISTOGRAM:
-			out[key] = float64(m.GetHistogram().GetSampleCount())
-		default:
-			t.Fatalf("%s: unexpected type %s", name, mf.GetType())
-		}
-	}
-	return out
-}
-
-func gather(t *testing.T, reg prometheus.Gatherer) map[string]*dto.MetricFamily {
-	t.Helper()
-	list, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	out := map[string]*dto.MetricFamily{}
-	for _, mf := range list {
-		out[mf.GetName()] = mf
-	}
-	return out
 }
 
 // scrape GETs /metrics on h and parses the Prometheus text it answers.
@@ -333,23 +288,23 @@ func TestWebhookMetrics(t *testing.T) {
 				}
 			}
 
-			got := gather(t, m.Registry())
+			got := metricstest.Gather(t, m.Registry())
 			allWebhooks, allDurations := allSeries()
-			s := series(t, got, webhooksTotal)
+			s := metricstest.Series(t, got, webhooksTotal)
 			if !maps.Equal(nonzero(s), tc.want) {
 				t.Errorf("%s:%s\nwant:%s", webhooksTotal, formatSeries(nonzero(s)), formatSeries(tc.want))
 			}
 			if !sameKeys(s, allWebhooks) {
 				t.Errorf("%s label sets:%s\nwant exactly:%s", webhooksTotal, formatSeries(s), formatSeries(allWebhooks))
 			}
-			s = series(t, got, webhookDuration)
+			s = metricstest.Series(t, got, webhookDuration)
 			if !maps.Equal(nonzero(s), tc.wantDurations) {
 				t.Errorf("%s sample counts:%s\nwant:%s", webhookDuration, formatSeries(nonzero(s)), formatSeries(tc.wantDurations))
 			}
 			if !sameKeys(s, allDurations) {
 				t.Errorf("%s label sets:%s\nwant exactly:%s", webhookDuration, formatSeries(s), formatSeries(allDurations))
 			}
-			if s := series(t, got, enqueueFailures); !maps.Equal(s, map[string]float64{"": tc.enqueueFailures}) {
+			if s := metricstest.Series(t, got, enqueueFailures); !maps.Equal(s, map[string]float64{"": tc.enqueueFailures}) {
 				t.Errorf("%s:%s, want %g", enqueueFailures, formatSeries(s), tc.enqueueFailures)
 			}
 			checkLabelValues(t, got)
@@ -357,7 +312,7 @@ func TestWebhookMetrics(t *testing.T) {
 			// The scrape tells the same, and holds no secret.
 			scraped, text := scrape(t, h)
 			for _, name := range []string{webhooksTotal, webhookDuration, enqueueFailures} {
-				if a, b := series(t, scraped, name), series(t, got, name); !maps.Equal(a, b) {
+				if a, b := metricstest.Series(t, scraped, name), metricstest.Series(t, got, name); !maps.Equal(a, b) {
 					t.Errorf("GET /metrics %s:%s\nregistry:%s", name, formatSeries(a), formatSeries(b))
 				}
 			}
@@ -467,7 +422,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			wk("charge.succeeded", "accepted", ""):         1,
 			wk("unknown", "rejected", "signature_expired"): 1,
 		}
-		if s := nonzero(series(t, gather(t, reg), webhooksTotal)); !maps.Equal(s, want) {
+		if s := nonzero(metricstest.Series(t, metricstest.Gather(t, reg), webhooksTotal)); !maps.Equal(s, want) {
 			t.Errorf("scrapes or other paths counted as deliveries:%s\nwant:%s", formatSeries(s), formatSeries(want))
 		}
 	})
@@ -508,7 +463,7 @@ func TestMetricsTypeLabelIsBounded(t *testing.T) {
 			t.Fatalf("%q: %d %s", typ, rec.Code, rec.Body)
 		}
 	}
-	s := nonzero(series(t, gather(t, m.Registry()), webhooksTotal))
+	s := nonzero(metricstest.Series(t, metricstest.Gather(t, m.Registry()), webhooksTotal))
 	want := map[string]float64{wk("other", "ignored", ""): float64(len(types) - len(eventtask.HandledTypes))}
 	for _, typ := range eventtask.HandledTypes {
 		want[wk(typ, "accepted", "")] = 1

@@ -6,54 +6,19 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/servolution/stripe-comptentra-sync/comptentra"
 	"github.com/servolution/stripe-comptentra-sync/comptentra/comptentratest"
+	"github.com/servolution/stripe-comptentra-sync/internal/metricstest"
 )
 
-// metricSeries gathers m's registry and flattens family name into
-// "label=value,…" (labels sorted by name) → value; a histogram's value is its
-// sample count. A family without series gives an empty map.
+// metricSeries flattens family name of m's registry (see metricstest.Series).
 func metricSeries(t *testing.T, m *Metrics, name string) map[string]float64 {
 	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range s.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			var parts []string
-			for _, n := range slices.Sorted(maps.Keys(labels)) {
-				parts = append(parts, n+"="+labels[n])
-			}
-			key := strings.Join(parts, ",")
-			switch mf.GetType() {
-			case dto.MetricType_COUNTER:
-				out[key] = s.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				out[key] = s.GetGauge().GetValue()
-			case dto.MetricType_HISTOGRAM:
-				out[key] = float64(s.GetHistogram().GetSampleCount())
-			default:
-				t.Fatalf("%s: unexpected metric type %s", name, mf.GetType())
-			}
-		}
-	}
-	return out
+	return metricstest.Series(t, metricstest.Gather(t, m.Registry()), name)
 }
 
 func wantSeries(t *testing.T, m *Metrics, name string, want map[string]float64) {
